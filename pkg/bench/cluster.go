@@ -66,6 +66,8 @@ type Cluster struct {
 	APIServerMetrics         string
 	SchedulerMetrics         string
 	ControllerManagerMetrics string
+	// Debug maps a component to the base URL of its /debug/pprof handlers.
+	Debug map[string]string
 	// EtcdEndpoint is etcd's client URL; EtcdEmbedded says whether etcd runs inside the apiserver.
 	EtcdEndpoint string
 	EtcdEmbedded bool
@@ -104,7 +106,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 			return nil, fmt.Errorf("cluster: %w", err)
 		}
 	}
-	c := &Cluster{cfg: cfg, log: cfg.Logger}
+	c := &Cluster{cfg: cfg, log: cfg.Logger, Debug: map[string]string{}}
 	defer func() {
 		if err != nil {
 			c.Stop()
@@ -132,13 +134,14 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 			// The embedded etcd's settings (pkg/apiserver/etcd.go), so both modes store alike.
 			"--quota-backend-bytes", strconv.Itoa(8<<30), "--snapshot-count", "50000",
 			"--auto-compaction-mode", "revision", "--auto-compaction-retention", "100000",
-			"--log-level", etcdLogLevel(lvl)); err != nil {
+			"--enable-pprof", "--log-level", etcdLogLevel(lvl)); err != nil {
 			return nil, err
 		}
 		if err := c.waitHTTP(ctx, "etcd", c.EtcdEndpoint+"/health", 60*time.Second); err != nil {
 			return nil, err
 		}
 		apiArgs = append(apiArgs, "--etcd-servers", c.EtcdEndpoint)
+		c.Debug["etcd"] = c.EtcdEndpoint
 	} else {
 		c.EtcdEmbedded = true
 		// The embedded etcd's client address is only logged, at info level.
@@ -148,6 +151,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 	}
 	c.APIServer = addr(0)
 	c.APIServerMetrics = "http://" + addr(1) + "/metrics"
+	c.Debug["apiserver"] = "http://" + addr(1)
 	api, err := c.start("apiserver", GroupControlPlane, "apiserver", apiArgs...)
 	if err != nil {
 		return nil, err
@@ -165,6 +169,7 @@ func StartCluster(ctx context.Context, cfg ClusterConfig) (_ *Cluster, err error
 	}
 	c.SchedulerMetrics = "http://" + addr(4) + "/metrics"
 	c.ControllerManagerMetrics = "http://" + addr(5) + "/metrics"
+	c.Debug["scheduler"], c.Debug["controller-manager"] = "http://"+addr(4), "http://"+addr(5)
 	if _, err := c.start("scheduler", GroupControlPlane, "scheduler", "--apiserver", c.APIServer, "--http-listen", addr(4), "--log-level", lvl); err != nil {
 		return nil, err
 	}
@@ -266,6 +271,7 @@ func (c *Cluster) startKubelets() error {
 			if _, err := c.start(name, GroupNodes, "kubelet", args...); err != nil {
 				return err
 			}
+			c.Debug[name] = "http://127.0.0.1:" + strconv.Itoa(ports[1])
 		}
 		return nil
 	}

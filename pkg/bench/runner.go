@@ -47,6 +47,10 @@ type Config struct {
 	// (0: the measured mean in-flight mutating requests of the workload, at least 1).
 	EtcdRefDuration    time.Duration
 	EtcdRefConcurrency int
+	// CPUProfile, when positive, collects a CPU profile of this length from every component (etcd when
+	// external, apiserver, scheduler, controller-manager, hollow kubelets) from the workload's start,
+	// into <OutDir>/profiles/run-<n>/<component>.pprof.
+	CPUProfile time.Duration
 	// RunTimeout bounds each run (start, workload, reference, stop).
 	RunTimeout time.Duration
 	// Params are the command line's settings, recorded in the report.
@@ -228,9 +232,20 @@ func (r *Runner) runOnce(ctx context.Context, run int) (_ *RunResult, err error)
 	if err != nil {
 		return nil, err
 	}
+	var profiles func() ([]string, []string)
+	if r.cfg.CPUProfile > 0 {
+		profiles = profileCPU(ctx, cl.Debug, r.cfg.CPUProfile, filepath.Join(r.cfg.OutDir, "profiles", fmt.Sprintf("run-%d", run)))
+	}
 	poller := pollInflight(ctx, cl.APIServerMetrics, 250*time.Millisecond)
 	wres, err := w.Run(ctx, &Env{Cluster: cl, Client: cl.Client, Log: r.log})
 	inflight := poller.stop()
+	if profiles != nil {
+		files, failed := profiles()
+		r.log.Info("cpu profiles written", "run", run, "files", files)
+		for _, f := range failed {
+			r.log.Warn("cpu profile not collected", "run", run, "err", f)
+		}
+	}
 	if err != nil {
 		if aerr := cl.CheckAlive(); aerr != nil {
 			return nil, fmt.Errorf("%w (%v)", err, aerr)

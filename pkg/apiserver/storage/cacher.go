@@ -146,7 +146,18 @@ func NewCacher(cfg CacherConfig) *Cacher {
 		objects: map[string]api.Object{}, window: make([]*Event, cfg.WindowSize),
 		watchers: map[*watcher]struct{}{}, indexed: map[string]map[*watcher]struct{}{}, ready: make(chan struct{})}
 	c.fresh = sync.NewCond(c.mu.RLocker())
+	cfg.Store.cache = c
 	return c
+}
+
+// IsReady reports whether the cache has its first full list.
+func (c *Cacher) IsReady() bool {
+	select {
+	case <-c.ready:
+		return true
+	default:
+		return false
+	}
 }
 
 // Ready is closed once the cache has its first full list.

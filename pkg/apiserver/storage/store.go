@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/protobuf/proto"
 
@@ -24,6 +25,7 @@ type Store struct {
 	res     *api.Resource
 	prefix  string // "/registry/core/pods/"
 	metrics *Metrics
+	cache   *Cacher // set by NewCacher: updates start from the cached object
 }
 
 // NewStore returns the store of resource res.
@@ -141,29 +143,55 @@ func (s *Store) Get(ctx context.Context, namespace, name string) (api.Object, er
 // nil error deletes the object (used when the last finalizer goes). extra runs in the same transaction.
 type UpdateFunc func(cur api.Object) (next api.Object, extra *Txn, err error)
 
-// GuaranteedUpdate reads the object, applies fn and writes the result if nobody wrote in between;
-// on a race it reads again and re-applies fn (fn decides whether a stale caller version is a conflict).
+// GuaranteedUpdate applies fn to the current object and writes the result if nobody wrote in between;
+// on a race it re-applies fn to the newer object (fn decides whether a stale caller version is a conflict).
+//
+// When the store has a watch cache, the first attempt starts from the cached object instead of reading
+// etcd, so the common update is one etcd transaction. The transaction's else branch returns the object
+// as it is in etcd, so a stale cache costs one more transaction and no extra read. Starting from a cached
+// object that may lag etcd, an error from fn or a no-op result is only trusted once confirmed against etcd.
 func (s *Store) GuaranteedUpdate(ctx context.Context, namespace, name string, fn UpdateFunc) (api.Object, error) {
 	defer s.observe("update", time.Now())
 	key := s.KeyFor(namespace, name)
-	for attempt := 0; ; attempt++ {
+	var (
+		cur     api.Object
+		curRev  int64
+		curData []byte // cur's encoding, when read from etcd
+		fresh   bool   // cur was read from etcd, not the cache
+	)
+	if c := s.cache; c != nil && c.IsReady() {
+		if o, ok := c.Get(api.KeyOf(namespace, name)); ok {
+			cur, curData, fresh = api.Clone(o), nil, false
+			curRev, _ = strconv.ParseInt(o.GetMetadata().GetResourceVersion(), 10, 64)
+		}
+	}
+	refresh := func() error {
 		resp, err := s.cli.Get(ctx, key)
 		if err != nil {
-			return nil, etcdError(err)
+			return etcdError(err)
 		}
 		if len(resp.Kvs) == 0 {
-			return nil, apierrors.NotFound(s.res.GroupResource(), name)
+			return apierrors.NotFound(s.res.GroupResource(), name)
 		}
-		kv := resp.Kvs[0]
-		cur, err := s.decode(kv.Value, kv.ModRevision)
-		if err != nil {
-			return nil, apierrors.Internal(err)
-		}
-		next, extra, err := fn(cur)
-		if err != nil {
+		return s.takeCurrent(resp.Kvs[0], &cur, &curRev, &curData, &fresh)
+	}
+	if cur == nil || curRev == 0 {
+		if err := refresh(); err != nil {
 			return nil, err
 		}
-		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", kv.ModRevision)}
+	}
+	for attempt := 0; ; attempt++ {
+		next, extra, err := fn(cur)
+		if err != nil {
+			if !fresh {
+				if err := refresh(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, err
+		}
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", curRev)}
 		var ops []clientv3.Op
 		if next == nil {
 			ops = append(ops, clientv3.OpDelete(key))
@@ -172,7 +200,18 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, namespace, name string, fn
 			if err != nil {
 				return nil, apierrors.Internal(err)
 			}
-			if string(data) == string(kv.Value) && (extra == nil || len(extra.Then) == 0) {
+			if curData == nil {
+				if curData, err = s.encode(cur); err != nil {
+					return nil, apierrors.Internal(err)
+				}
+			}
+			if string(data) == string(curData) && (extra == nil || len(extra.Then) == 0) {
+				if !fresh {
+					if err := refresh(); err != nil {
+						return nil, err
+					}
+					continue
+				}
 				return cur, nil // no-op update: keep the resourceVersion, write nothing
 			}
 			ops = append(ops, clientv3.OpPut(key, string(data)))
@@ -181,17 +220,23 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, namespace, name string, fn
 			cmps = append(cmps, extra.If...)
 			ops = append(ops, extra.Then...)
 		}
-		tresp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(key, clientv3.WithKeysOnly())).Commit()
+		tresp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(clientv3.OpGet(key)).Commit()
 		if err != nil {
 			return nil, etcdError(err)
 		}
 		if !tresp.Succeeded {
-			rr := tresp.Responses[0].GetResponseRange()
-			if len(rr.GetKvs()) == 1 && rr.GetKvs()[0].ModRevision == kv.ModRevision && extra != nil && extra.OnFailed != nil {
-				return nil, extra.OnFailed(tresp)
+			kvs := tresp.Responses[0].GetResponseRange().GetKvs()
+			if len(kvs) == 0 {
+				return nil, apierrors.NotFound(s.res.GroupResource(), name)
+			}
+			if kvs[0].ModRevision == curRev && extra != nil && extra.OnFailed != nil {
+				return nil, extra.OnFailed(tresp) // the object was current: an extra compare failed
 			}
 			if attempt > 100 {
 				return nil, apierrors.Conflict(s.res.GroupResource(), name, "too many concurrent writers")
+			}
+			if err := s.takeCurrent(kvs[0], &cur, &curRev, &curData, &fresh); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -204,6 +249,17 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, namespace, name string, fn
 		api.Meta(out).ResourceVersion = strconv.FormatInt(tresp.Header.Revision, 10)
 		return out, nil
 	}
+}
+
+// takeCurrent makes kv, as read from etcd, the object an update starts from (a private copy: fn may
+// keep parts of it in what it returns).
+func (s *Store) takeCurrent(kv *mvccpb.KeyValue, cur *api.Object, curRev *int64, curData *[]byte, fresh *bool) error {
+	obj, err := s.decode(kv.Value, kv.ModRevision)
+	if err != nil {
+		return apierrors.Internal(err)
+	}
+	*cur, *curRev, *curData, *fresh = obj, kv.ModRevision, kv.Value, true
+	return nil
 }
 
 // List reads every object under prefix at revision rev (0 = now), from startKey (exclusive) on, at most
