@@ -5,7 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +54,8 @@ type Informer[T api.Object] struct {
 	items    map[string]T
 	indexers map[string]IndexFunc[T]
 	indices  map[string]map[string]map[string]struct{} // index → value → keys
+	// byNamespace is the built-in namespace index: namespace → keys.
+	byNamespace map[string]map[string]struct{}
 	rv       string
 	synced   bool
 	syncedCh chan struct{}
@@ -71,7 +74,7 @@ func New[T api.Object](lw ListerWatcher[T], cfg Config) *Informer[T] {
 		cfg.Logger = slog.Default()
 	}
 	return &Informer[T]{lw: lw, cfg: cfg, log: cfg.Logger, items: map[string]T{},
-		indexers: map[string]IndexFunc[T]{}, indices: map[string]map[string]map[string]struct{}{}, syncedCh: make(chan struct{})}
+		indexers: map[string]IndexFunc[T]{}, indices: map[string]map[string]map[string]struct{}{}, byNamespace: map[string]map[string]struct{}{}, syncedCh: make(chan struct{})}
 }
 
 // AddHandler registers h. Added after the first sync, h first receives OnAdd for every cached object
@@ -150,30 +153,53 @@ func (i *Informer[T]) GetByKey(key string) (T, bool) {
 func (i *Informer[T]) List() []T { return i.ListSelector("", labels.Everything()) }
 
 // ListSelector returns the cached objects of namespace ("" = all) whose labels match sel, sorted by key.
+// A namespace is read through the namespace index, so its cost is the namespace's size.
 func (i *Informer[T]) ListSelector(namespace string, sel labels.Selector) []T {
 	i.mu.RLock()
-	out := make([]T, 0, len(i.items))
-	for _, o := range i.items {
-		m := o.GetMetadata()
-		if (namespace == "" || m.GetNamespace() == namespace) && sel.Matches(m.GetLabels()) {
-			out = append(out, o)
+	var out []keyed[T]
+	if namespace == "" {
+		out = make([]keyed[T], 0, len(i.items))
+		for k, o := range i.items {
+			if sel.Matches(o.GetMetadata().GetLabels()) {
+				out = append(out, keyed[T]{k, o})
+			}
+		}
+	} else {
+		keys := i.byNamespace[namespace]
+		out = make([]keyed[T], 0, len(keys))
+		for k := range keys {
+			if o := i.items[k]; sel.Matches(o.GetMetadata().GetLabels()) {
+				out = append(out, keyed[T]{k, o})
+			}
 		}
 	}
 	i.mu.RUnlock()
-	sort.Slice(out, func(a, b int) bool { return api.Key(out[a]) < api.Key(out[b]) })
-	return out
+	return sortedByKey(out)
 }
 
-// ByIndex returns the cached objects whose index name has value.
+// ByIndex returns the cached objects whose index name has value, sorted by key.
 func (i *Informer[T]) ByIndex(name, value string) []T {
 	i.mu.RLock()
-	defer i.mu.RUnlock()
 	keys := i.indices[name][value]
-	out := make([]T, 0, len(keys))
+	out := make([]keyed[T], 0, len(keys))
 	for k := range keys {
-		out = append(out, i.items[k])
+		out = append(out, keyed[T]{k, i.items[k]})
 	}
-	sort.Slice(out, func(a, b int) bool { return api.Key(out[a]) < api.Key(out[b]) })
+	i.mu.RUnlock()
+	return sortedByKey(out)
+}
+
+type keyed[T any] struct {
+	key string
+	obj T
+}
+
+func sortedByKey[T any](items []keyed[T]) []T {
+	slices.SortFunc(items, func(a, b keyed[T]) int { return strings.Compare(a.key, b.key) })
+	out := make([]T, len(items))
+	for n, it := range items {
+		out[n] = it.obj
+	}
 	return out
 }
 
@@ -285,6 +311,10 @@ func (i *Informer[T]) relist(ctx context.Context) error {
 }
 
 func (i *Informer[T]) rebuildIndicesLocked() {
+	i.byNamespace = map[string]map[string]struct{}{}
+	for k, o := range i.items {
+		i.namespaceIndexLocked(k, o, true)
+	}
 	for name, fn := range i.indexers {
 		idx := map[string]map[string]struct{}{}
 		for k, o := range i.items {
@@ -299,7 +329,31 @@ func (i *Informer[T]) rebuildIndicesLocked() {
 	}
 }
 
+// namespaceIndexLocked adds or removes key in its namespace's set.
+func (i *Informer[T]) namespaceIndexLocked(key string, o T, add bool) {
+	ns := o.GetMetadata().GetNamespace()
+	set := i.byNamespace[ns]
+	if add {
+		if set == nil {
+			set = map[string]struct{}{}
+			i.byNamespace[ns] = set
+		}
+		set[key] = struct{}{}
+		return
+	}
+	delete(set, key)
+	if len(set) == 0 {
+		delete(i.byNamespace, ns)
+	}
+}
+
 func (i *Informer[T]) indexLocked(key string, old, cur *T) {
+	// An object's namespace never changes: only additions and deletions move the namespace index.
+	if old == nil && cur != nil {
+		i.namespaceIndexLocked(key, *cur, true)
+	} else if old != nil && cur == nil {
+		i.namespaceIndexLocked(key, *old, false)
+	}
 	for name, fn := range i.indexers {
 		idx := i.indices[name]
 		if old != nil {

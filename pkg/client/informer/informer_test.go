@@ -19,6 +19,7 @@ import (
 	"github.com/coxswain/coxswain/pkg/apiserver"
 	"github.com/coxswain/coxswain/pkg/client"
 	"github.com/coxswain/coxswain/pkg/client/informer"
+	"github.com/coxswain/coxswain/pkg/labels"
 	"github.com/coxswain/coxswain/pkg/testutil"
 	corev1 "github.com/coxswain/coxswain/proto/coxswain/core/v1"
 	metav1 "github.com/coxswain/coxswain/proto/coxswain/meta/v1"
@@ -636,4 +637,59 @@ func TestResyncRedeliversCachedObjects(t *testing.T) {
 	if len(with.others) > 0 || len(without.others) > 0 || len(without.resyncs) > 0 {
 		t.Fatalf("unexpected updates: resyncing %v, plain %v/%v", with.others, without.resyncs, without.others)
 	}
+}
+
+// TestListSelectorByNamespace: listing one namespace (served by the built-in namespace index) returns
+// exactly that namespace's matching objects, sorted by key, through creates, label changes and deletes.
+func TestListSelectorByNamespace(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartAPIServer(t)
+	ctx := testutil.Context(t)
+	for _, ns := range []string{"a", "b"} {
+		if _, err := a.Client.Namespaces().Create(ctx, &corev1.Namespace{Metadata: &metav1.ObjectMeta{Name: ns}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cms := a.Client.ConfigMaps()
+	mk := func(ns, name, team string) api.Object {
+		o, err := cms.Create(ctx, &corev1.ConfigMap{Metadata: &metav1.ObjectMeta{Namespace: ns, Name: name, Labels: map[string]string{"team": team}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	mk("a", "z", "x")
+	inf := informer.New[*corev1.ConfigMap](cms, informer.Config{Logger: testutil.Logger()})
+	run(t, ctx, inf)
+	mk("b", "y", "x")
+	mk("a", "m", "y")
+	last := mk("a", "b", "x")
+	caughtUp(t, inf, last)
+	team := func(v string) labels.Selector { return labels.SelectorFromSet(map[string]string{"team": v}) }
+	check := func(step, ns string, sel labels.Selector, want ...string) {
+		t.Helper()
+		if got := keysOf(inf.ListSelector(ns, sel)); !slices.Equal(got, want) && !(len(got) == 0 && len(want) == 0) {
+			t.Errorf("%s: ListSelector(%q, %v) = %v, want %v", step, ns, sel, got, want)
+		}
+	}
+	check("created", "a", labels.Everything(), "a/b", "a/m", "a/z")
+	check("created", "a", team("x"), "a/b", "a/z")
+	check("created", "b", labels.Everything(), "b/y")
+	check("created", "", team("x"), "a/b", "a/z", "b/y")
+	check("created", "c", labels.Everything())
+
+	cur, _ := cms.Get(ctx, "a", "z")
+	cur.Metadata.Labels["team"] = "y"
+	if _, err := cms.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	del, err := cms.Delete(ctx, &metav1.DeleteRequest{Namespace: "b", Name: "y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, inf, del)
+	check("changed", "a", team("y"), "a/m", "a/z")
+	check("changed", "a", labels.Everything(), "a/b", "a/m", "a/z")
+	check("changed", "b", labels.Everything())
+	check("changed", "", labels.Everything(), "a/b", "a/m", "a/z")
 }

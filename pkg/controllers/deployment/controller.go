@@ -102,6 +102,7 @@ func New(cfg Config) (*Controller, error) {
 		OnDelete: func(d *appsv1.Deployment) { c.ctrl.EnqueueObject(d) },
 	})
 	c.rsInformer.AddHandler(informer.Handler[*appsv1.ReplicaSet]{OnAdd: c.addReplicaSet, OnUpdate: c.updateReplicaSet, OnDelete: c.deleteReplicaSet})
+	internal.AddControllerIndex(c.pods)
 	c.pods.AddHandler(informer.Handler[*corev1.Pod]{OnDelete: c.deletePod})
 	return c, nil
 }
@@ -249,16 +250,13 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 func (c *Controller) podMap(d *appsv1.Deployment, sel labels.Selector, rss []*appsv1.ReplicaSet) map[string][]*corev1.Pod {
 	m := make(map[string][]*corev1.Pod, len(rss))
 	for _, rs := range rss {
-		m[rs.GetMetadata().GetUid()] = nil
-	}
-	for _, p := range c.pods.ListSelector(d.GetMetadata().GetNamespace(), sel) {
-		ref := internal.GetControllerOf(p)
-		if ref == nil {
-			continue
+		var pods []*corev1.Pod
+		for _, p := range internal.ControlledBy(c.pods, rs) {
+			if sel.Matches(p.GetMetadata().GetLabels()) {
+				pods = append(pods, p)
+			}
 		}
-		if pods, ok := m[ref.GetUid()]; ok {
-			m[ref.GetUid()] = append(pods, p)
-		}
+		m[rs.GetMetadata().GetUid()] = pods
 	}
 	return m
 }

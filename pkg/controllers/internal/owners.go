@@ -1,6 +1,9 @@
 package internal
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/coxswain/coxswain/pkg/api"
 	"github.com/coxswain/coxswain/pkg/client/informer"
 	"github.com/coxswain/coxswain/pkg/labels"
@@ -34,5 +37,50 @@ func SelectingOwners[T api.Object](owners *informer.Informer[T], namespace strin
 			out = append(out, o)
 		}
 	}
+	return out
+}
+
+// ControllerIndex indexes objects by the uid of their controller; objects without a controller are
+// indexed under orphanKey(namespace). With it an owner finds what it controls, and the orphans it may
+// adopt, without scanning its whole namespace on every sync (as kube-controller-manager's
+// podControllerUID index does).
+const ControllerIndex = "controller-uid"
+
+func orphanKey(namespace string) string { return "\x00orphans/" + namespace }
+
+// AddControllerIndex adds ControllerIndex to inf (idempotent: every controller sharing inf may call it).
+func AddControllerIndex[T api.Object](inf *informer.Informer[T]) {
+	inf.AddIndex(ControllerIndex, func(o T) []string {
+		if ref := GetControllerOf(o); ref != nil {
+			return []string{ref.GetUid()}
+		}
+		return []string{orphanKey(o.GetMetadata().GetNamespace())}
+	})
+}
+
+// ControlledBy returns the cached objects whose controller has uid, in owner's namespace, sorted by key.
+func ControlledBy[T api.Object](inf *informer.Informer[T], owner api.Object) []T {
+	m := owner.GetMetadata()
+	objs := inf.ByIndex(ControllerIndex, m.GetUid())
+	out := objs[:0]
+	for _, o := range objs {
+		if o.GetMetadata().GetNamespace() == m.GetNamespace() { // a controller only owns in its namespace
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// ControlledOrOrphaned returns what RefManager.Claim needs for owner: the cached objects it controls and
+// the orphans of its namespace, sorted by key. Objects controlled by others are left out: Claim would
+// skip them anyway.
+func ControlledOrOrphaned[T api.Object](inf *informer.Informer[T], owner api.Object) []T {
+	out := ControlledBy(inf, owner)
+	orphans := inf.ByIndex(ControllerIndex, orphanKey(owner.GetMetadata().GetNamespace()))
+	if len(orphans) == 0 {
+		return out
+	}
+	out = append(out, orphans...)
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(api.Key(a), api.Key(b)) })
 	return out
 }

@@ -128,6 +128,7 @@ func New(cfg Config) (*Controller, error) {
 			c.ctrl.EnqueueObject(rs)
 		},
 	})
+	internal.AddControllerIndex(c.pods)
 	c.pods.AddHandler(informer.Handler[*corev1.Pod]{OnAdd: c.addPod, OnUpdate: c.updatePod, OnDelete: c.deletePod})
 	return c, nil
 }
@@ -243,8 +244,7 @@ func (c *Controller) sync(ctx context.Context, key string) error {
 		c.log.Warn("replicaset has an invalid selector; not syncing it", "key", key, "err", err)
 		return nil
 	}
-	all := c.pods.ListSelector(ns, labels.Everything())
-	active := internal.FilterActivePods(all)
+	active := internal.FilterActivePods(internal.ControlledOrOrphaned(c.pods, rs))
 	rm := &internal.RefManager[*corev1.Pod]{Controller: rs, APIVersion: APIVersion, Kind: Kind, Selector: sel, Client: c.podClient,
 		CanAdopt: internal.RecheckDeletionTimestamp(func(ctx context.Context) (api.Object, error) {
 			return c.rsClient.Get(ctx, ns, name)
