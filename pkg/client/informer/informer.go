@@ -56,9 +56,9 @@ type Informer[T api.Object] struct {
 	indices  map[string]map[string]map[string]struct{} // index → value → keys
 	// byNamespace is the built-in namespace index: namespace → keys.
 	byNamespace map[string]map[string]struct{}
-	rv       string
-	synced   bool
-	syncedCh chan struct{}
+	rv          string
+	synced      bool
+	syncedCh    chan struct{}
 
 	// dmu serializes each change of the cache together with its delivery to the handlers against
 	// AddHandler, so that a handler added while events flow sees each object's history exactly once:
