@@ -246,8 +246,7 @@ func (c *Cacher) follow(ctx context.Context) error {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	from := c.currentRev() + 1
-	wch := c.store.cli.Watch(wctx, c.store.prefix, clientv3.WithPrefix(), clientv3.WithRev(from),
-		clientv3.WithPrevKV(), clientv3.WithProgressNotify())
+	wch := c.store.cli.Watch(wctx, c.store.prefix, clientv3.WithPrefix(), clientv3.WithRev(from), clientv3.WithProgressNotify())
 	ticker := time.NewTicker(c.cfg.BookmarkInterval)
 	defer ticker.Stop()
 	for {
@@ -302,11 +301,13 @@ func (c *Cacher) apply(ev *clientv3.Event) error {
 	ns, name := c.store.KeyName(string(ev.Kv.Key))
 	key := api.KeyOf(ns, name)
 	e := &Event{Key: key, Rev: ev.Kv.ModRevision}
-	if ev.PrevKv != nil {
-		prev, err := c.store.decode(ev.PrevKv.Value, ev.PrevKv.ModRevision)
-		if err != nil {
-			return err
-		}
+	// The previous state is the cached object (the cache mirrors etcd up to the event's revision), so
+	// the etcd watch does not ask for previous values and nothing is decoded twice; the event shares
+	// the object with the one before it.
+	c.mu.RLock()
+	prev, had := c.objects[key]
+	c.mu.RUnlock()
+	if had {
 		e.Prev = prev
 	}
 	switch ev.Type {
@@ -319,10 +320,11 @@ func (c *Cacher) apply(ev *clientv3.Event) error {
 		e.Type = Modified
 		if ev.IsCreate() || e.Prev == nil {
 			e.Type = Added
+			e.Prev = nil
 		}
 	case mvccpb.DELETE:
 		if e.Prev == nil {
-			return fmt.Errorf("delete event without previous value")
+			return fmt.Errorf("delete event for %s, which the cache does not hold", key)
 		}
 		e.Type = Deleted
 		e.Object = api.Clone(e.Prev)
