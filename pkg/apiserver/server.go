@@ -35,7 +35,8 @@ import (
 type Config struct {
 	// GRPCAddr is the API's listen address (default 127.0.0.1:6443; ":0" picks a free port).
 	GRPCAddr string
-	// HTTPAddr serves /metrics, /healthz, /readyz and /debug/pprof ("" disables; default 127.0.0.1:8080? no: disabled).
+	// HTTPAddr serves /metrics, /healthz, /readyz and /debug/pprof ("" disables it; the command line defaults
+	// to 127.0.0.1:8080).
 	HTTPAddr string
 	// EtcdServers are external etcd endpoints; empty starts an embedded etcd in DataDir.
 	EtcdServers []string

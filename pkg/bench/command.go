@@ -44,6 +44,7 @@ attempts, each component's peak RSS and CPU, and a raw etcd put reference measur
 	pf.DurationVar(&cfg.IdleSettle, "idle-settle", 5*time.Second, "how long the started cluster idles before the workload (idle RSS window)")
 	pf.DurationVar(&cfg.SampleInterval, "sample-interval", 200*time.Millisecond, "/proc sampling period of RSS and CPU")
 	pf.DurationVar(&cfg.EtcdRefDuration, "etcd-ref-duration", 5*time.Second, "length of the raw etcd put reference")
+	pf.BoolVar(&cfg.HeapProfile, "heap-profile", false, "collect every component's heap profile when the workload ends, into <out>/profiles/run-<n>/")
 	pf.DurationVar(&cfg.CPUProfile, "cpu-profile", 0, "collect a CPU profile of this length from every component from the workload's start, into <out>/profiles/run-<n>/ (0 = off)")
 	pf.IntVar(&cfg.EtcdRefConcurrency, "etcd-ref-concurrency", 0, "writers of the etcd reference (0: the workload's measured mean in-flight mutating requests)")
 	pf.DurationVar(&cfg.RunTimeout, "run-timeout", time.Hour, "bound of each run: start, workload, reference and stop")

@@ -49,6 +49,26 @@ func profileCPU(ctx context.Context, debug map[string]string, d time.Duration, d
 	}
 }
 
+// profileHeap writes the heap profile of every component with Debug URLs into dir/<component>.heap.pprof
+// and returns the files written and the components that could not be profiled.
+func profileHeap(ctx context.Context, debug map[string]string, dir string) (files, failed []string) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, []string{fmt.Sprintf("profiles: %v", err)}
+	}
+	client := &http.Client{Timeout: time.Minute}
+	for name, base := range debug {
+		path := filepath.Join(dir, name+".heap.pprof")
+		if err := fetchProfile(ctx, client, base+"/debug/pprof/heap", path); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", name, err))
+			continue
+		}
+		files = append(files, path)
+	}
+	sort.Strings(files)
+	sort.Strings(failed)
+	return files, failed
+}
+
 func fetchProfile(ctx context.Context, client *http.Client, url, path string) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {

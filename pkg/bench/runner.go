@@ -51,6 +51,9 @@ type Config struct {
 	// external, apiserver, scheduler, controller-manager, hollow kubelets) from the workload's start,
 	// into <OutDir>/profiles/run-<n>/<component>.pprof.
 	CPUProfile time.Duration
+	// HeapProfile collects every component's heap profile when the workload ends, into
+	// <OutDir>/profiles/run-<n>/<component>.heap.pprof.
+	HeapProfile bool
 	// RunTimeout bounds each run (start, workload, reference, stop).
 	RunTimeout time.Duration
 	// Params are the command line's settings, recorded in the report.
@@ -239,6 +242,13 @@ func (r *Runner) runOnce(ctx context.Context, run int) (_ *RunResult, err error)
 	poller := pollInflight(ctx, cl.APIServerMetrics, 250*time.Millisecond)
 	wres, err := w.Run(ctx, &Env{Cluster: cl, Client: cl.Client, Log: r.log})
 	inflight := poller.stop()
+	if r.cfg.HeapProfile && err == nil {
+		files, failed := profileHeap(ctx, cl.Debug, filepath.Join(r.cfg.OutDir, "profiles", fmt.Sprintf("run-%d", run)))
+		r.log.Info("heap profiles written", "run", run, "files", files)
+		for _, f := range failed {
+			r.log.Warn("heap profile not collected", "run", run, "err", f)
+		}
+	}
 	if profiles != nil {
 		files, failed := profiles()
 		r.log.Info("cpu profiles written", "run", run, "files", files)
