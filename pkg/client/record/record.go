@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -48,7 +49,14 @@ type Broadcaster struct {
 
 	mu   sync.Mutex
 	seen map[string]*corev1.Event // fold key → last written event
+
+	dropped     atomic.Int64 // events dropped since the last drop was logged
+	lastDropLog atomic.Int64 // unix nanoseconds of that log line
 }
+
+// dropLogInterval spaces the "events dropped" log lines, so an overloaded component does not also
+// flood its log.
+const dropLogInterval = 10 * time.Second
 
 // NewBroadcaster returns a Broadcaster for component (e.g. "default-scheduler") on host.
 func NewBroadcaster(c *client.Client, component, host string, log *slog.Logger) *Broadcaster {
@@ -59,7 +67,8 @@ func NewBroadcaster(c *client.Client, component, host string, log *slog.Logger) 
 		ch: make(chan pending, 1000), seen: map[string]*corev1.Event{}}
 }
 
-// Eventf queues an event; when the queue is full the event is dropped (and logged).
+// Eventf queues an event; when the queue is full the event is dropped (drops are counted and logged at
+// most every 10 s, with the count).
 func (b *Broadcaster) Eventf(obj api.Object, eventType, reason, format string, args ...any) {
 	r, err := api.ForObject(obj)
 	if err != nil {
@@ -72,7 +81,12 @@ func (b *Broadcaster) Eventf(obj api.Object, eventType, reason, format string, a
 	select {
 	case b.ch <- p:
 	default:
-		b.log.Warn("event dropped: queue full", "reason", reason, "object", api.Key(obj))
+		n := b.dropped.Add(1)
+		now, last := p.at.UnixNano(), b.lastDropLog.Load()
+		if now-last >= int64(dropLogInterval) && b.lastDropLog.CompareAndSwap(last, now) {
+			n = b.dropped.Swap(0)
+			b.log.Warn("events dropped: queue full", "dropped", n, "last_reason", reason, "last_object", api.Key(obj))
+		}
 	}
 }
 

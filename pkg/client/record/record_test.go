@@ -1,8 +1,11 @@
 package record
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,10 +189,18 @@ func TestFullQueueDropsWithoutBlocking(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The real queue: nothing drains it, the calls past its capacity return at once.
-	b := NewBroadcaster(a.Client, "test-controller", "host-1", testutil.Logger())
+	var logged bytes.Buffer
+	b := NewBroadcaster(a.Client, "test-controller", "host-1", slog.New(slog.NewTextHandler(&logged, nil)))
 	fill(t, b, obj, cap(b.ch)+500)
 	if len(b.ch) != cap(b.ch) {
 		t.Fatalf("queue holds %d events, want its capacity %d", len(b.ch), cap(b.ch))
+	}
+	// The first drop is logged at once; the next 499, within the same 10 s, are only counted.
+	if lines := strings.Count(logged.String(), "events dropped"); lines != 1 || !strings.Contains(logged.String(), "dropped=1 ") {
+		t.Errorf("drop log lines = %d, want one (dropped=1):\n%s", lines, logged.String())
+	}
+	if n := b.dropped.Load(); n != 499 {
+		t.Errorf("drops counted since the log line = %d, want 499", n)
 	}
 
 	// A small queue, so that writing what it holds is quick: the queued events are written (folded
