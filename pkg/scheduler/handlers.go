@@ -3,6 +3,7 @@ package scheduler
 import (
 	"maps"
 
+	"github.com/coxswain/coxswain/pkg/api"
 	"github.com/coxswain/coxswain/pkg/scheduler/framework"
 	corev1 "github.com/coxswain/coxswain/proto/coxswain/core/v1"
 )
@@ -23,6 +24,18 @@ func terminal(p *corev1.Pod) bool {
 }
 
 func assigned(p *corev1.Pod) bool { return p.GetSpec().GetNodeName() != "" }
+
+// slimBoundPod is the pod informer's transform: a bound pod is kept with only the phase of its status.
+// The scheduler reads a bound pod's spec, metadata and phase (what it requests, where, whether it has
+// finished); it writes status only for pods it has not bound yet, which are kept whole. At 150,000
+// pods this drops most of the conditions and container statuses the informer would otherwise hold.
+func slimBoundPod(o api.Object) api.Object {
+	p := o.(*corev1.Pod)
+	if assigned(p) && p.Status != nil {
+		p.Status = &corev1.PodStatus{Phase: p.Status.Phase}
+	}
+	return p
+}
 
 func hasRequiredPodAffinity(pi *framework.PodInfo) bool { return len(pi.RequiredAffinityTerms) > 0 }
 

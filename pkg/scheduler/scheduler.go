@@ -175,7 +175,7 @@ func New(cfg Config) (*Scheduler, error) {
 		s.recorder = s.broadcaster
 	}
 	s.factory = informer.NewFactory(cfg.Client, 0, log)
-	s.pods = s.factory.Pods()
+	s.pods = informer.For[*corev1.Pod](s.factory, api.Pods, informer.Config{Transform: slimBoundPod, TransformName: "slim-bound"})
 	s.nodes = s.factory.Nodes()
 	s.pods.AddHandler(informer.Handler[*corev1.Pod]{OnAdd: s.onPodAdd, OnUpdate: s.onPodUpdate, OnDelete: s.onPodDelete})
 	s.nodes.AddHandler(informer.Handler[*corev1.Node]{OnAdd: s.onNodeAdd, OnUpdate: s.onNodeUpdate, OnDelete: s.onNodeDelete})

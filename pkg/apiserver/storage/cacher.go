@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,9 +112,16 @@ type Cacher struct {
 	res   *api.Resource
 	log   *slog.Logger
 
-	mu       sync.RWMutex
-	fresh    *sync.Cond // broadcast when rev advances
-	objects  map[string]api.Object
+	mu    sync.RWMutex
+	fresh *sync.Cond // broadcast when rev advances
+	// objects holds every object in its stored form (decoded on demand: a decoded object weighs several
+	// times its encoding, and the cache holds every object of the resource).
+	objects map[string]cached
+	// latest is, per key, its newest event while that event is still in the window: the next event of
+	// the key takes its decoded Object as Prev instead of decoding the stored form again.
+	latest map[string]*Event
+	// byIndex maps an IndexFunc value to the keys that have it (lists by spec.nodeName).
+	byIndex  map[string]map[string]struct{}
 	rev      int64 // the cache reflects etcd at this revision
 	startRev int64 // the window holds every event with startRev < rev' <= rev
 	window   []*Event
@@ -143,7 +151,8 @@ func NewCacher(cfg CacherConfig) *Cacher {
 		cfg.Metrics = NewMetrics(nil)
 	}
 	c := &Cacher{cfg: cfg, store: cfg.Store, res: cfg.Store.res, log: cfg.Logger.With("resource", cfg.Store.res.Plural),
-		objects: map[string]api.Object{}, window: make([]*Event, cfg.WindowSize),
+		objects: map[string]cached{}, latest: map[string]*Event{}, byIndex: map[string]map[string]struct{}{},
+		window:   make([]*Event, cfg.WindowSize),
 		watchers: map[*watcher]struct{}{}, indexed: map[string]map[*watcher]struct{}{}, ready: make(chan struct{})}
 	c.fresh = sync.NewCond(c.mu.RLocker())
 	cfg.Store.cache = c
@@ -218,21 +227,34 @@ func (c *Cacher) canResume() bool {
 
 func (c *Cacher) relist(ctx context.Context) error {
 	c.cfg.Metrics.initialization.WithLabelValues(c.res.Plural).Inc()
-	objs, rev, _, err := c.store.List(ctx, "", 0, "", 0)
+	kvs, rev, err := c.store.listRaw(ctx)
 	if err != nil {
 		return err
 	}
-	objects := make(map[string]api.Object, len(objs))
-	for _, o := range objs {
-		objects[api.Key(o)] = o
+	objects := make(map[string]cached, len(kvs))
+	byIndex := map[string]map[string]struct{}{}
+	for _, kv := range kvs {
+		ns, name := c.store.KeyName(string(kv.Key))
+		key := api.KeyOf(ns, name)
+		e := cached{raw: kv.Value, rev: kv.ModRevision}
+		if c.cfg.IndexFunc != nil {
+			obj, err := c.store.decode(kv.Value, kv.ModRevision)
+			if err != nil {
+				return err
+			}
+			e.idx = c.cfg.IndexFunc(obj)
+			addIndex(byIndex, e.idx, key)
+		}
+		objects[key] = e
 	}
 	c.mu.Lock()
 	// Watchers cannot be continued across a relist (events may be missing): close them so they resume.
 	for w := range c.watchers {
 		c.removeLocked(w, apierrors.Expired("the watch cache of %s was reinitialized; relist", c.res.Plural))
 	}
-	c.objects, c.rev, c.startRev, c.count, c.head = objects, rev, rev, 0, 0
+	c.objects, c.byIndex, c.rev, c.startRev, c.count, c.head = objects, byIndex, rev, rev, 0, 0
 	clear(c.window)
+	clear(c.latest)
 	c.mu.Unlock()
 	c.fresh.Broadcast()
 	c.cfg.Metrics.cacheSize.WithLabelValues(c.res.Plural).Set(float64(len(objects)))
@@ -302,14 +324,24 @@ func (c *Cacher) apply(ev *clientv3.Event) error {
 	key := api.KeyOf(ns, name)
 	e := &Event{Key: key, Rev: ev.Kv.ModRevision}
 	// The previous state is the cached object (the cache mirrors etcd up to the event's revision), so
-	// the etcd watch does not ask for previous values and nothing is decoded twice; the event shares
-	// the object with the one before it.
+	// the etcd watch does not ask for previous values; it is decoded only when the key's last event has
+	// left the window.
 	c.mu.RLock()
-	prev, had := c.objects[key]
+	prevEntry, had := c.objects[key]
+	prevEvent := c.latest[key]
 	c.mu.RUnlock()
 	if had {
-		e.Prev = prev
+		if prevEvent != nil && prevEvent.Rev == prevEntry.rev && prevEvent.Type != Deleted {
+			e.Prev = prevEvent.Object
+		} else {
+			prev, err := c.store.decode(prevEntry.raw, prevEntry.rev)
+			if err != nil {
+				return err
+			}
+			e.Prev = prev
+		}
 	}
+	var entry cached
 	switch ev.Type {
 	case mvccpb.PUT:
 		obj, err := c.store.decode(ev.Kv.Value, ev.Kv.ModRevision)
@@ -322,6 +354,10 @@ func (c *Cacher) apply(ev *clientv3.Event) error {
 			e.Type = Added
 			e.Prev = nil
 		}
+		entry = cached{raw: ev.Kv.Value, rev: ev.Kv.ModRevision}
+		if c.cfg.IndexFunc != nil {
+			entry.idx = c.cfg.IndexFunc(obj)
+		}
 	case mvccpb.DELETE:
 		if e.Prev == nil {
 			return fmt.Errorf("delete event for %s, which the cache does not hold", key)
@@ -331,19 +367,53 @@ func (c *Cacher) apply(ev *clientv3.Event) error {
 		api.Meta(e.Object).ResourceVersion = strconv.FormatInt(ev.Kv.ModRevision, 10)
 	}
 	c.mu.Lock()
+	indexed := c.cfg.IndexFunc != nil
+	if had && indexed {
+		removeIndex(c.byIndex, prevEntry.idx, key)
+	}
 	if e.Type == Deleted {
 		delete(c.objects, key)
 	} else {
-		c.objects[key] = e.Object
+		c.objects[key] = entry
+		if indexed {
+			addIndex(c.byIndex, entry.idx, key)
+		}
 	}
 	c.rev = e.Rev
 	c.push(e)
+	c.latest[key] = e
 	c.dispatchLocked(e)
 	size := len(c.objects)
 	c.mu.Unlock()
 	c.cfg.Metrics.cacheEvents.WithLabelValues(c.res.Plural).Inc()
 	c.cfg.Metrics.cacheSize.WithLabelValues(c.res.Plural).Set(float64(size))
 	return nil
+}
+
+// cached is one object of the cache: its etcd value (the object without resourceVersion), the revision
+// that wrote it, and its IndexFunc value.
+type cached struct {
+	raw []byte
+	rev int64
+	idx string
+}
+
+func addIndex(idx map[string]map[string]struct{}, v, key string) {
+	set := idx[v]
+	if set == nil {
+		set = map[string]struct{}{}
+		idx[v] = set
+	}
+	set[key] = struct{}{}
+}
+
+func removeIndex(idx map[string]map[string]struct{}, v, key string) {
+	if set := idx[v]; set != nil {
+		delete(set, key)
+		if len(set) == 0 {
+			delete(idx, v)
+		}
+	}
 }
 
 // push appends to the window, dropping the oldest event when full.
@@ -354,7 +424,11 @@ func (c *Cacher) push(e *Event) {
 		c.count++
 		return
 	}
-	c.startRev = c.window[c.head].Rev
+	old := c.window[c.head]
+	c.startRev = old.Rev
+	if c.latest[old.Key] == old {
+		delete(c.latest, old.Key)
+	}
 	c.window[c.head] = e
 	c.head = (c.head + 1) % n
 }
@@ -403,22 +477,64 @@ func (c *Cacher) broadcastBookmark() {
 	}
 }
 
-// Snapshot returns the selected objects sorted by key, and the revision they reflect.
+// Snapshot returns the selected objects sorted by key (fresh copies the caller owns), and the revision
+// they reflect. The stored forms are copied under the lock and decoded after it, so a large list does
+// not hold up the cache.
 func (c *Cacher) Snapshot(p *Predicate) ([]api.Object, int64) {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	return c.snapshotLocked(p), c.rev
-}
-
-func (c *Cacher) snapshotLocked(p *Predicate) []api.Object {
-	out := make([]api.Object, 0, 64)
-	for _, o := range c.objects {
-		if p.match(o) {
+	entries, rev := c.selectLocked(p), c.rev
+	c.mu.RUnlock()
+	out := make([]api.Object, 0, len(entries))
+	for _, e := range entries {
+		if o := c.decodeMatching(e, p); o != nil {
 			out = append(out, o)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return api.Key(out[i]) < api.Key(out[j]) })
+	return out, rev
+}
+
+// keyedEntry is a stored object with its key, as selected for a list or a watch's initial state.
+type keyedEntry struct {
+	key string
+	cached
+}
+
+// selectLocked returns, sorted by key, the stored objects that may match p, narrowed by what the
+// stored form tells without decoding (namespace from the key, the index value); decodeMatching decides.
+func (c *Cacher) selectLocked(p *Predicate) []keyedEntry {
+	var out []keyedEntry
+	add := func(k string, e cached) {
+		if p.Namespace != "" && !strings.HasPrefix(k, p.Namespace+"/") {
+			return
+		}
+		out = append(out, keyedEntry{k, e})
+	}
+	if p.HasIndex && c.cfg.IndexFunc != nil {
+		for k := range c.byIndex[p.IndexValue] {
+			add(k, c.objects[k])
+		}
+	} else {
+		out = make([]keyedEntry, 0, len(c.objects))
+		for k, e := range c.objects {
+			add(k, e)
+		}
+	}
+	slices.SortFunc(out, func(a, b keyedEntry) int { return strings.Compare(a.key, b.key) })
 	return out
+}
+
+// decodeMatching decodes a stored object and returns it when p selects it (nil otherwise, or when it
+// cannot be decoded, which is logged).
+func (c *Cacher) decodeMatching(e keyedEntry, p *Predicate) api.Object {
+	o, err := c.store.decode(e.raw, e.rev)
+	if err != nil {
+		c.log.Error("watch cache could not decode an object", "key", e.key, "err", err)
+		return nil
+	}
+	if !p.match(o) {
+		return nil
+	}
+	return o
 }
 
 // ErrNotFresh: the cache did not catch up in time; the caller should read from etcd instead.
@@ -476,6 +592,9 @@ type watcher struct {
 	done      chan struct{}
 	err       error
 	initial   []*Event
+	// initialState is the selection at initialRev, sent as ADDED events before initial.
+	initialState []keyedEntry
+	initialRev   int64
 }
 
 // Watch is a client's view of the cache.
@@ -499,9 +618,8 @@ func (c *Cacher) Watch(ctx context.Context, rev int64, p *Predicate, bookmarks b
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rev < 0 {
-		for _, o := range c.snapshotLocked(p) {
-			w.initial = append(w.initial, &Event{Type: Added, Key: api.Key(o), Object: o, Rev: c.rev})
-		}
+		// The current state, decoded as Next sends it.
+		w.initialState, w.initialRev = c.selectLocked(p), c.rev
 		if bookmarks {
 			w.initial = append(w.initial, &Event{Type: Bookmark, Rev: c.rev})
 		}
@@ -562,6 +680,14 @@ func (w *Watch) Stop() {
 func (w *Watch) Next(ctx context.Context) (*Event, string, error) {
 	for {
 		var e *Event
+		if len(w.w.initialState) > 0 {
+			ke := w.w.initialState[0]
+			w.w.initialState = w.w.initialState[1:]
+			if o := w.c.decodeMatching(ke, w.w.pred); o != nil {
+				return &Event{Type: Added, Key: ke.key, Object: o, Rev: w.w.initialRev}, Added, nil
+			}
+			continue
+		}
 		if len(w.w.initial) > 0 {
 			e, w.w.initial = w.w.initial[0], w.w.initial[1:]
 		} else {
@@ -622,10 +748,18 @@ func TypeFor(p *Predicate, e *Event) string {
 	return ""
 }
 
-// Get returns the cached object with key "namespace/name" (or "name"), without copying: do not mutate.
+// Get decodes the cached object with key "namespace/name" (or "name"): a fresh copy the caller owns.
 func (c *Cacher) Get(key string) (api.Object, bool) {
 	c.mu.RLock()
-	defer c.mu.RUnlock()
-	o, ok := c.objects[key]
-	return o, ok
+	e, ok := c.objects[key]
+	c.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	o, err := c.store.decode(e.raw, e.rev)
+	if err != nil {
+		c.log.Error("watch cache could not decode an object", "key", key, "err", err)
+		return nil, false
+	}
+	return o, true
 }

@@ -160,8 +160,8 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, namespace, name string, fn
 		fresh   bool   // cur was read from etcd, not the cache
 	)
 	if c := s.cache; c != nil && c.IsReady() {
-		if o, ok := c.Get(api.KeyOf(namespace, name)); ok {
-			cur, curData, fresh = api.Clone(o), nil, false
+		if o, ok := c.Get(api.KeyOf(namespace, name)); ok { // a fresh copy
+			cur, curData, fresh = o, nil, false
 			curRev, _ = strconv.ParseInt(o.GetMetadata().GetResourceVersion(), 10, 64)
 		}
 	}
@@ -299,6 +299,16 @@ func (s *Store) List(ctx context.Context, namespace string, rev int64, startAfte
 		return out, rev, more, nil // read at rev: the header carries etcd's current revision instead
 	}
 	return out, resp.Header.Revision, more, nil
+}
+
+// listRaw reads every key of the resource as stored, and the revision read.
+func (s *Store) listRaw(ctx context.Context) ([]*mvccpb.KeyValue, int64, error) {
+	defer s.observe("list", time.Now())
+	resp, err := s.cli.Get(ctx, s.prefix, clientv3.WithPrefix())
+	if err != nil {
+		return nil, 0, etcdError(err)
+	}
+	return resp.Kvs, resp.Header.Revision, nil
 }
 
 // CurrentRevision is etcd's current revision (one linearizable read).

@@ -47,7 +47,10 @@ func NewFactory(c *client.Client, resync time.Duration, log *slog.Logger) *Facto
 func For[T api.Object](f *Factory, r *api.Resource, cfg Config) *Informer[T] {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := factoryKey{res: r, cfg: cfg.Namespace + "\x00" + cfg.LabelSelector + "\x00" + cfg.FieldSelector}
+	if cfg.Transform != nil && cfg.TransformName == "" {
+		panic("informer.For: a Transform needs a TransformName")
+	}
+	k := factoryKey{res: r, cfg: cfg.Namespace + "\x00" + cfg.LabelSelector + "\x00" + cfg.FieldSelector + "\x00" + cfg.TransformName}
 	if inf, ok := f.informers[k]; ok {
 		return inf.(*Informer[T])
 	}

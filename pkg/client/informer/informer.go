@@ -38,7 +38,13 @@ type Config struct {
 	LabelSelector, FieldSelector string
 	// ResyncPeriod, when set, re-delivers every cached object to OnUpdate periodically (old == cur).
 	ResyncPeriod time.Duration
-	Logger       *slog.Logger
+	// Transform, when set, is applied to every object before it is cached and handed to the handlers
+	// (like client-go's SetTransform): it may drop what the process never reads, to save memory. It gets
+	// the informer's own decoded copy and may change it in place. In a Factory, TransformName tells
+	// informers with different transforms of the same resource apart (it is required with Transform).
+	Transform     func(api.Object) api.Object
+	TransformName string
+	Logger        *slog.Logger
 }
 
 // IndexFunc returns the index values of an object.
@@ -250,6 +256,13 @@ func (i *Informer[T]) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
+func (i *Informer[T]) transform(o T) T {
+	if i.cfg.Transform == nil {
+		return o
+	}
+	return i.cfg.Transform(o).(T)
+}
+
 func (i *Informer[T]) listOptions() *metav1.ListOptions {
 	return &metav1.ListOptions{Namespace: i.cfg.Namespace, LabelSelector: i.cfg.LabelSelector, FieldSelector: i.cfg.FieldSelector}
 }
@@ -266,6 +279,7 @@ func (i *Informer[T]) relist(ctx context.Context) error {
 	}
 	fresh := make(map[string]T, len(items))
 	for _, o := range items {
+		o = i.transform(o)
 		fresh[api.Key(o)] = o
 	}
 	i.dmu.Lock()
@@ -445,6 +459,7 @@ func (i *Informer[T]) apply(ev client.Event[T]) {
 		i.mu.Unlock()
 		return
 	}
+	ev.Object = i.transform(ev.Object)
 	key := api.Key(ev.Object)
 	i.mu.Lock()
 	prev, had := i.items[key]

@@ -693,3 +693,43 @@ func TestListSelectorByNamespace(t *testing.T) {
 	check("changed", "b", labels.Everything())
 	check("changed", "", labels.Everything(), "a/b", "a/m", "a/z")
 }
+
+// TestTransform: what the cache holds and what handlers receive went through Config.Transform, for
+// objects from the first list and from the watch alike.
+func TestTransform(t *testing.T) {
+	t.Parallel()
+	a := testutil.StartAPIServer(t)
+	ctx := testutil.Context(t)
+	cms := a.Client.ConfigMaps()
+	if _, err := cms.Create(ctx, configMap("listed", nil, map[string]string{"big": "x", "keep": "y"})); err != nil {
+		t.Fatal(err)
+	}
+	dropBig := func(o api.Object) api.Object {
+		delete(o.(*corev1.ConfigMap).Data, "big")
+		return o
+	}
+	inf := informer.New[*corev1.ConfigMap](cms, informer.Config{Namespace: "default", Transform: dropBig, TransformName: "drop-big", Logger: testutil.Logger()})
+	var mu sync.Mutex
+	handed := map[string]map[string]string{}
+	inf.AddHandler(informer.Handler[*corev1.ConfigMap]{
+		OnAdd:    func(c *corev1.ConfigMap) { mu.Lock(); handed[c.Metadata.Name] = c.Data; mu.Unlock() },
+		OnUpdate: func(_, c *corev1.ConfigMap) { mu.Lock(); handed[c.Metadata.Name] = c.Data; mu.Unlock() },
+	})
+	run(t, ctx, inf)
+	last, err := cms.Create(ctx, configMap("watched", nil, map[string]string{"big": "x", "keep": "z"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caughtUp(t, inf, last)
+	for name, keep := range map[string]string{"listed": "y", "watched": "z"} {
+		c, ok := inf.Get("default", name)
+		if !ok || !maps.Equal(c.Data, map[string]string{"keep": keep}) {
+			t.Errorf("cached %s = %v, want only keep=%s", name, c.GetData(), keep)
+		}
+		mu.Lock()
+		if got := handed[name]; !maps.Equal(got, map[string]string{"keep": keep}) {
+			t.Errorf("handler got %s = %v, want only keep=%s", name, got, keep)
+		}
+		mu.Unlock()
+	}
+}
