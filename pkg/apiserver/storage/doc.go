@@ -10,4 +10,16 @@
 // number of client watches are fanned out from it. A watch from a version inside the window is replayed
 // from memory; a version older than the window but not compacted is served from etcd's history; a
 // compacted version fails with an Expired error so that the client relists.
+//
+// The cache holds each object in its stored form (the etcd value and its revision), not decoded: a
+// decoded protobuf message weighs several times its encoding, and the cache holds every object of the
+// resource. Reads decode on demand into copies the caller owns, outside the cache's lock. Events in the
+// window hold decoded objects (they are fanned out at once); an event's previous state is the key's
+// previous event while that is in the window, else decoded from the stored form, so the etcd watch never
+// asks for previous values.
+//
+// Updates (GuaranteedUpdate) start from the cached object and write with one transaction comparing the
+// mod revision; when the cache lagged, the transaction's else branch returns the current value and the
+// update is recomputed from it. An error or a no-op computed from a cached object is confirmed against
+// etcd before it is returned.
 package storage
