@@ -43,37 +43,43 @@ func (s *Server) serviceDesc(r *api.Resource) *grpc.ServiceDesc {
 	rest := func() *registry.REST { return s.rests[r] }
 	obj := func() proto.Message { return r.New() }
 	desc := &grpc.ServiceDesc{ServiceName: r.Service, HandlerType: (*any)(nil)}
-	add := func(verb string, newIn func() proto.Message, fn func(ctx context.Context, in proto.Message) (proto.Message, error)) {
+	add := func(verb string, newIn func() proto.Message, fn func(ctx context.Context, in proto.Message) (any, error)) {
 		desc.Methods = append(desc.Methods, grpc.MethodDesc{MethodName: verb, Handler: unaryHandler(r.Method(verb), newIn, fn)})
 	}
-	add("Create", obj, func(ctx context.Context, in proto.Message) (proto.Message, error) {
+	add("Create", obj, func(ctx context.Context, in proto.Message) (any, error) {
 		if r == api.Services {
 			return registry.RetryAllocation(func() (api.Object, error) { return rest().Create(ctx, in.(api.Object)) })
 		}
 		return rest().Create(ctx, in.(api.Object))
 	})
-	add("Get", func() proto.Message { return &metav1.GetRequest{} }, func(ctx context.Context, in proto.Message) (proto.Message, error) {
+	add("Get", func() proto.Message { return &metav1.GetRequest{} }, func(ctx context.Context, in proto.Message) (any, error) {
 		return rest().Get(ctx, in.(*metav1.GetRequest))
 	})
-	add("List", func() proto.Message { return &metav1.ListOptions{} }, func(ctx context.Context, in proto.Message) (proto.Message, error) {
-		items, lm, err := rest().List(ctx, in.(*metav1.ListOptions), indexField(r))
+	add("List", func() proto.Message { return &metav1.ListOptions{} }, func(ctx context.Context, in proto.Message) (any, error) {
+		opts := in.(*metav1.ListOptions)
+		if data, ok, err := rest().ListEncoded(ctx, opts, indexField(r)); err != nil {
+			return nil, err
+		} else if ok {
+			return rawMessage(data), nil
+		}
+		items, lm, err := rest().List(ctx, opts, indexField(r))
 		if err != nil {
 			return nil, err
 		}
 		return buildList(r, items, lm), nil
 	})
-	add("Update", obj, func(ctx context.Context, in proto.Message) (proto.Message, error) {
+	add("Update", obj, func(ctx context.Context, in proto.Message) (any, error) {
 		if r == api.Services {
 			return registry.RetryAllocation(func() (api.Object, error) { return rest().Update(ctx, in.(api.Object)) })
 		}
 		return rest().Update(ctx, in.(api.Object))
 	})
 	if r.HasStatus {
-		add("UpdateStatus", obj, func(ctx context.Context, in proto.Message) (proto.Message, error) {
+		add("UpdateStatus", obj, func(ctx context.Context, in proto.Message) (any, error) {
 			return rest().UpdateStatus(ctx, in.(api.Object))
 		})
 	}
-	add("Delete", func() proto.Message { return &metav1.DeleteRequest{} }, func(ctx context.Context, in proto.Message) (proto.Message, error) {
+	add("Delete", func() proto.Message { return &metav1.DeleteRequest{} }, func(ctx context.Context, in proto.Message) (any, error) {
 		return rest().Delete(ctx, in.(*metav1.DeleteRequest))
 	})
 	desc.Streams = append(desc.Streams, grpc.StreamDesc{StreamName: "Watch", ServerStreams: true,
@@ -85,7 +91,7 @@ func (s *Server) serviceDesc(r *api.Resource) *grpc.ServiceDesc {
 			return apierrors.ToGRPC(s.watch(stream.Context(), r, opts, stream))
 		}})
 	if r == api.Pods {
-		add("Bind", func() proto.Message { return &corev1.Binding{} }, func(ctx context.Context, in proto.Message) (proto.Message, error) {
+		add("Bind", func() proto.Message { return &corev1.Binding{} }, func(ctx context.Context, in proto.Message) (any, error) {
 			return registry.Bind(ctx, rest(), in.(*corev1.Binding))
 		})
 		desc.Streams = append(desc.Streams,
@@ -104,7 +110,7 @@ func indexField(r *api.Resource) string {
 	return ""
 }
 
-func unaryHandler(method string, newIn func() proto.Message, fn func(ctx context.Context, in proto.Message) (proto.Message, error)) grpc.MethodHandler {
+func unaryHandler(method string, newIn func() proto.Message, fn func(ctx context.Context, in proto.Message) (any, error)) grpc.MethodHandler {
 	return func(srv any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
 		in := newIn()
 		if err := dec(in); err != nil {

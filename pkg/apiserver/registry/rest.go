@@ -340,6 +340,7 @@ func (r *REST) Predicate(opts *metav1.ListOptions, indexField string) (*storage.
 		if indexField != "" {
 			if v, ok := sel.RequiresExactMatch(indexField); ok {
 				p.IndexValue, p.HasIndex = v, true
+				p.IndexOnly = len(sel.Requirements()) == 1 && opts.GetLabelSelector() == ""
 			}
 		}
 		matchers = append(matchers, func(o api.Object) bool {
@@ -370,31 +371,57 @@ func (r *REST) List(ctx context.Context, opts *metav1.ListOptions, indexField st
 	if opts.GetLimit() > 0 || opts.GetContinue() != "" {
 		return r.listPaged(ctx, opts, p)
 	}
+	if fromEtcd, err := r.waitCache(ctx, opts); err != nil {
+		return nil, nil, err
+	} else if fromEtcd {
+		return r.listFromEtcd(ctx, p)
+	}
+	items, rev := r.Cache.Snapshot(p)
+	return items, &metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}, nil
+}
+
+// ListEncoded serves a List in its wire form, spliced from the watch cache's stored objects without
+// decoding them, when it can: no limit/continue, the cache caught up, and a selection the cache decides
+// alone (everything, a namespace, spec.nodeName). ok is false when the caller must use List.
+func (r *REST) ListEncoded(ctx context.Context, opts *metav1.ListOptions, indexField string) (data []byte, ok bool, err error) {
+	if opts.GetLimit() > 0 || opts.GetContinue() != "" {
+		return nil, false, nil
+	}
+	p, err := r.Predicate(opts, indexField)
+	if err != nil || !r.Cache.Encodable(p) {
+		return nil, false, err
+	}
+	if fromEtcd, err := r.waitCache(ctx, opts); err != nil || fromEtcd {
+		return nil, false, err
+	}
+	data, _, ok = r.Cache.EncodedList(p)
+	return data, ok, nil
+}
+
+// waitCache waits until the watch cache is fresh enough for opts' resourceVersion ("0": at once; "": etcd's
+// current revision, a consistent read; N: revision N). fromEtcd says it did not catch up in time.
+func (r *REST) waitCache(ctx context.Context, opts *metav1.ListOptions) (fromEtcd bool, err error) {
+	want := int64(0)
 	switch rv := opts.GetResourceVersion(); rv {
 	case "0":
+		return false, nil
 	case "":
-		cur, err := r.Store.CurrentRevision(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := r.Cache.WaitFresh(ctx, cur); errors.Is(err, storage.ErrNotFresh) {
-			return r.listFromEtcd(ctx, p)
-		} else if err != nil {
-			return nil, nil, err
+		if want, err = r.Store.CurrentRevision(ctx); err != nil {
+			return false, err
 		}
 	default:
 		n, err := strconv.ParseInt(rv, 10, 64)
 		if err != nil || n < 0 {
-			return nil, nil, apierrors.BadRequest("invalid resourceVersion %q", rv)
+			return false, apierrors.BadRequest("invalid resourceVersion %q", rv)
 		}
-		if err := r.Cache.WaitFresh(ctx, n); errors.Is(err, storage.ErrNotFresh) {
-			return r.listFromEtcd(ctx, p)
-		} else if err != nil {
-			return nil, nil, err
-		}
+		want = n
 	}
-	items, rev := r.Cache.Snapshot(p)
-	return items, &metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}, nil
+	if err := r.Cache.WaitFresh(ctx, want); errors.Is(err, storage.ErrNotFresh) {
+		return true, nil
+	} else if err != nil {
+		return false, err
+	}
+	return false, nil
 }
 
 func (r *REST) listFromEtcd(ctx context.Context, p *storage.Predicate) ([]api.Object, *metav1.ListMeta, error) {

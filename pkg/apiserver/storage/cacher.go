@@ -14,11 +14,13 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/coxswain/coxswain/pkg/api"
 	apierrors "github.com/coxswain/coxswain/pkg/api/errors"
+	metav1 "github.com/coxswain/coxswain/proto/coxswain/meta/v1"
 )
 
 // Event types, as sent to clients.
@@ -77,6 +79,9 @@ type Predicate struct {
 	// that every selected object has: the cache then dispatches only that index bucket's events to it.
 	IndexValue string
 	HasIndex   bool
+	// IndexOnly says the index value is the whole selection (Matches checks nothing more), so a list
+	// can be served from the index without decoding.
+	IndexOnly bool
 }
 
 func (p *Predicate) match(obj api.Object) bool {
@@ -122,8 +127,9 @@ type Cacher struct {
 	latest map[string]*Event
 	// byIndex maps an IndexFunc value to the keys that have it (lists by spec.nodeName).
 	byIndex  map[string]map[string]struct{}
-	rev      int64 // the cache reflects etcd at this revision
-	startRev int64 // the window holds every event with startRev < rev' <= rev
+	wire     wireFields // field numbers for EncodedList
+	rev      int64      // the cache reflects etcd at this revision
+	startRev int64      // the window holds every event with startRev < rev' <= rev
 	window   []*Event
 	head     int // index of the oldest event in window when full
 	count    int
@@ -152,7 +158,7 @@ func NewCacher(cfg CacherConfig) *Cacher {
 	}
 	c := &Cacher{cfg: cfg, store: cfg.Store, res: cfg.Store.res, log: cfg.Logger.With("resource", cfg.Store.res.Plural),
 		objects: map[string]cached{}, latest: map[string]*Event{}, byIndex: map[string]map[string]struct{}{},
-		window:   make([]*Event, cfg.WindowSize),
+		window: make([]*Event, cfg.WindowSize), wire: wireFieldsOf(cfg.Store.res),
 		watchers: map[*watcher]struct{}{}, indexed: map[string]map[*watcher]struct{}{}, ready: make(chan struct{})}
 	c.fresh = sync.NewCond(c.mu.RLocker())
 	cfg.Store.cache = c
@@ -491,6 +497,57 @@ func (c *Cacher) Snapshot(p *Predicate) ([]api.Object, int64) {
 		}
 	}
 	return out, rev
+}
+
+// EncodedList returns the wire form of the <Kind>List of the objects p selects, spliced from their stored
+// forms without decoding them, when p needs no decoding to decide (everything, a namespace, an index
+// value alone); ok is false otherwise. Each item is the stored encoding followed by a second
+// metadata field holding only resourceVersion, which protobuf merges into the first.
+func (c *Cacher) EncodedList(p *Predicate) (data []byte, rev int64, ok bool) {
+	if !c.Encodable(p) {
+		return nil, 0, false
+	}
+	c.mu.RLock()
+	entries, rev := c.selectLocked(p), c.rev
+	c.mu.RUnlock()
+	size := 0
+	for _, e := range entries {
+		size += len(e.raw) + 48
+	}
+	lm, _ := proto.Marshal(&metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)})
+	data = make([]byte, 0, size+len(lm)+16)
+	data = protowire.AppendTag(data, c.wire.listMeta, protowire.BytesType)
+	data = protowire.AppendBytes(data, lm)
+	var rv, meta []byte
+	for _, e := range entries {
+		rv = protowire.AppendTag(rv[:0], c.wire.resourceVersion, protowire.BytesType)
+		rv = protowire.AppendBytes(rv, strconv.AppendInt(nil, e.rev, 10))
+		meta = protowire.AppendTag(meta[:0], c.wire.objectMeta, protowire.BytesType)
+		meta = protowire.AppendBytes(meta, rv)
+		data = protowire.AppendTag(data, c.wire.listItems, protowire.BytesType)
+		data = protowire.AppendVarint(data, uint64(len(e.raw)+len(meta)))
+		data = append(data, e.raw...)
+		data = append(data, meta...)
+	}
+	return data, rev, true
+}
+
+// Encodable says whether EncodedList can serve p.
+func (c *Cacher) Encodable(p *Predicate) bool {
+	return p.Matches == nil || (p.IndexOnly && p.HasIndex && c.cfg.IndexFunc != nil)
+}
+
+// wireFields are the field numbers EncodedList splices with.
+type wireFields struct {
+	listMeta, listItems, objectMeta, resourceVersion protowire.Number
+}
+
+func wireFieldsOf(res *api.Resource) wireFields {
+	list := res.NewList().ProtoReflect().Descriptor().Fields()
+	obj := res.New().ProtoReflect().Descriptor().Fields()
+	meta := (&metav1.ObjectMeta{}).ProtoReflect().Descriptor().Fields()
+	return wireFields{listMeta: list.ByName("metadata").Number(), listItems: list.ByName("items").Number(),
+		objectMeta: obj.ByName("metadata").Number(), resourceVersion: meta.ByName("resource_version").Number()}
 }
 
 // keyedEntry is a stored object with its key, as selected for a list or a watch's initial state.

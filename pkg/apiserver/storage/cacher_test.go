@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/coxswain/coxswain/pkg/api"
 	"github.com/coxswain/coxswain/pkg/apiserver/storage"
@@ -124,12 +127,34 @@ func TestCacherStoredForm(t *testing.T) {
 				{"label", &storage.Predicate{Namespace: ns, Matches: func(o api.Object) bool { return o.GetMetadata().GetLabels()["app"] == "web" }},
 					[]string{ns + "/b@n2", ns + "/c@n2"}},
 				{"index n2, all namespaces", &storage.Predicate{IndexValue: "n2", HasIndex: true, Matches: func(o api.Object) bool { return o.GetMetadata().GetNamespace() == ns || api.Key(o) == "other/e-"+ns }}, []string{"other/e-" + ns + "@n2", ns + "/b@n2", ns + "/c@n2"}},
+				{"index n2 alone (a field selector spec.nodeName=n2)", &storage.Predicate{Namespace: ns, IndexValue: "n2", HasIndex: true, IndexOnly: true,
+					Matches: func(o api.Object) bool { return nodeOf(o) == "n2" }}, []string{ns + "/b@n2", ns + "/c@n2"}},
 				{"index unbound", &storage.Predicate{Namespace: ns, IndexValue: "", HasIndex: true}, []string{ns + "/d@"}},
 				{"index n1 (deleted)", &storage.Predicate{IndexValue: "n1", HasIndex: true}, nil},
 			} {
-				objs, _ := c.Snapshot(tc.p)
+				objs, rev := c.Snapshot(tc.p)
 				if g := keys(objs); !slices.Equal(g, tc.want) && !(len(g) == 0 && len(tc.want) == 0) {
 					t.Errorf("snapshot %s = %v, want %v", tc.name, g, tc.want)
+				}
+				// The spliced wire form, where the cache can decide alone, decodes to the same list.
+				if data, erev, ok := c.EncodedList(tc.p); ok != (tc.p.Matches == nil || tc.p.IndexOnly) {
+					t.Errorf("EncodedList %s: ok = %v", tc.name, ok)
+				} else if ok {
+					var list corev1.PodList
+					if err := proto.Unmarshal(data, &list); err != nil {
+						t.Fatalf("EncodedList %s: %v", tc.name, err)
+					}
+					if list.GetMetadata().GetResourceVersion() != strconv.FormatInt(erev, 10) || erev < rev {
+						t.Errorf("EncodedList %s: list resourceVersion %q (rev %d), snapshot at %d", tc.name, list.GetMetadata().GetResourceVersion(), erev, rev)
+					}
+					if len(list.Items) != len(objs) {
+						t.Fatalf("EncodedList %s: %d items, snapshot %d", tc.name, len(list.Items), len(objs))
+					}
+					for i := range objs {
+						if !proto.Equal(list.Items[i], objs[i]) || list.Items[i].GetMetadata().GetResourceVersion() == "" {
+							t.Errorf("EncodedList %s item %d = %v, want %v", tc.name, i, list.Items[i], objs[i])
+						}
+					}
 				}
 				// A watch from "now" starts with the same objects as ADDED events.
 				w, err := c.Watch(ctx, -1, tc.p, false)
