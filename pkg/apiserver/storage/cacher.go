@@ -41,6 +41,12 @@ type Event struct {
 	Prev api.Object
 	Rev  int64
 
+	// raw is the stored form of Object (without resourceVersion; for DELETED, of the last state) when the
+	// event came from the cache: the wire form is then spliced from it instead of re-encoding Object.
+	raw    []byte
+	rawRev int64 // the resourceVersion the wire form carries
+	wire   *wireFields
+
 	enc [3]atomic.Pointer[[]byte] // wire encodings of the watch event as ADDED, MODIFIED, DELETED
 }
 
@@ -50,9 +56,14 @@ func (e *Event) Encoded(res *api.Resource, typ string) ([]byte, error) {
 	if b := e.enc[i].Load(); b != nil {
 		return *b, nil
 	}
-	b, err := EncodeWatchEvent(res, typ, e.Object)
-	if err != nil {
-		return nil, err
+	var b []byte
+	if e.raw != nil && e.wire != nil {
+		b = e.wire.spliceWatchEvent(typ, e.raw, e.rawRev)
+	} else {
+		var err error
+		if b, err = EncodeWatchEvent(res, typ, e.Object); err != nil {
+			return nil, err
+		}
 	}
 	e.enc[i].Store(&b)
 	return b, nil
@@ -361,6 +372,7 @@ func (c *Cacher) apply(ev *clientv3.Event) error {
 			e.Prev = nil
 		}
 		entry = cached{raw: ev.Kv.Value, rev: ev.Kv.ModRevision}
+		e.raw, e.rawRev, e.wire = ev.Kv.Value, ev.Kv.ModRevision, &c.wire
 		if c.cfg.IndexFunc != nil {
 			entry.idx = c.cfg.IndexFunc(obj)
 		}
@@ -371,6 +383,7 @@ func (c *Cacher) apply(ev *clientv3.Event) error {
 		e.Type = Deleted
 		e.Object = api.Clone(e.Prev)
 		api.Meta(e.Object).ResourceVersion = strconv.FormatInt(ev.Kv.ModRevision, 10)
+		e.raw, e.rawRev, e.wire = prevEntry.raw, ev.Kv.ModRevision, &c.wire
 	}
 	c.mu.Lock()
 	indexed := c.cfg.IndexFunc != nil
@@ -518,16 +531,8 @@ func (c *Cacher) EncodedList(p *Predicate) (data []byte, rev int64, ok bool) {
 	data = make([]byte, 0, size+len(lm)+16)
 	data = protowire.AppendTag(data, c.wire.listMeta, protowire.BytesType)
 	data = protowire.AppendBytes(data, lm)
-	var rv, meta []byte
 	for _, e := range entries {
-		rv = protowire.AppendTag(rv[:0], c.wire.resourceVersion, protowire.BytesType)
-		rv = protowire.AppendBytes(rv, strconv.AppendInt(nil, e.rev, 10))
-		meta = protowire.AppendTag(meta[:0], c.wire.objectMeta, protowire.BytesType)
-		meta = protowire.AppendBytes(meta, rv)
-		data = protowire.AppendTag(data, c.wire.listItems, protowire.BytesType)
-		data = protowire.AppendVarint(data, uint64(len(e.raw)+len(meta)))
-		data = append(data, e.raw...)
-		data = append(data, meta...)
+		data = c.wire.appendStored(data, c.wire.listItems, e.raw, e.rev)
 	}
 	return data, rev, true
 }
@@ -540,14 +545,41 @@ func (c *Cacher) Encodable(p *Predicate) bool {
 // wireFields are the field numbers EncodedList splices with.
 type wireFields struct {
 	listMeta, listItems, objectMeta, resourceVersion protowire.Number
+	eventType, eventObject                           protowire.Number
+}
+
+// appendStored appends, as field num, an object stored as raw at revision rev: raw followed by a second
+// metadata field holding only resourceVersion, which protobuf merges into the first.
+func (w *wireFields) appendStored(b []byte, num protowire.Number, raw []byte, rev int64) []byte {
+	var rv [24]byte
+	v := strconv.AppendInt(rv[:0], rev, 10)
+	inner := protowire.SizeTag(w.resourceVersion) + protowire.SizeBytes(len(v))
+	meta := protowire.SizeTag(w.objectMeta) + protowire.SizeBytes(inner)
+	b = protowire.AppendTag(b, num, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(len(raw)+meta))
+	b = append(b, raw...)
+	b = protowire.AppendTag(b, w.objectMeta, protowire.BytesType)
+	b = protowire.AppendVarint(b, uint64(inner))
+	b = protowire.AppendTag(b, w.resourceVersion, protowire.BytesType)
+	return protowire.AppendBytes(b, v)
+}
+
+// spliceWatchEvent is the wire form of a <Kind>WatchEvent of type typ for an object stored as raw at rev.
+func (w *wireFields) spliceWatchEvent(typ string, raw []byte, rev int64) []byte {
+	b := make([]byte, 0, len(raw)+len(typ)+48)
+	b = protowire.AppendTag(b, w.eventType, protowire.BytesType)
+	b = protowire.AppendString(b, typ)
+	return w.appendStored(b, w.eventObject, raw, rev)
 }
 
 func wireFieldsOf(res *api.Resource) wireFields {
 	list := res.NewList().ProtoReflect().Descriptor().Fields()
 	obj := res.New().ProtoReflect().Descriptor().Fields()
 	meta := (&metav1.ObjectMeta{}).ProtoReflect().Descriptor().Fields()
+	ev := res.NewWatchEvent().ProtoReflect().Descriptor().Fields()
 	return wireFields{listMeta: list.ByName("metadata").Number(), listItems: list.ByName("items").Number(),
-		objectMeta: obj.ByName("metadata").Number(), resourceVersion: meta.ByName("resource_version").Number()}
+		objectMeta: obj.ByName("metadata").Number(), resourceVersion: meta.ByName("resource_version").Number(),
+		eventType: ev.ByName("type").Number(), eventObject: ev.ByName("object").Number()}
 }
 
 // keyedEntry is a stored object with its key, as selected for a list or a watch's initial state.
@@ -741,7 +773,7 @@ func (w *Watch) Next(ctx context.Context) (*Event, string, error) {
 			ke := w.w.initialState[0]
 			w.w.initialState = w.w.initialState[1:]
 			if o := w.c.decodeMatching(ke, w.w.pred); o != nil {
-				return &Event{Type: Added, Key: ke.key, Object: o, Rev: w.w.initialRev}, Added, nil
+				return &Event{Type: Added, Key: ke.key, Object: o, Rev: w.w.initialRev, raw: ke.raw, rawRev: ke.rev, wire: &w.c.wire}, Added, nil
 			}
 			continue
 		}

@@ -99,6 +99,7 @@ func TestCacherStoredForm(t *testing.T) {
 				if e.Prev != nil {
 					pn = nodeOf(e.Prev)
 				}
+				checkEncoded(t, res, e, typ)
 				got = append(got, ev{typ, e.Key, nodeOf(e.Object), pn})
 			}
 			want := []ev{{"ADDED", ns + "/b", "", "-"}, {"ADDED", ns + "/c", "n2", "-"}, {"ADDED", ns + "/d", "", "-"},
@@ -167,6 +168,7 @@ func TestCacherStoredForm(t *testing.T) {
 					if err != nil || typ != storage.Added {
 						break
 					}
+					checkEncoded(t, res, e, typ)
 					initial = append(initial, api.Key(e.Object)+"@"+nodeOf(e.Object))
 				}
 				w.Stop()
@@ -186,6 +188,31 @@ func TestCacherStoredForm(t *testing.T) {
 				t.Error("mutating what Get returned changed the cache")
 			}
 		})
+	}
+}
+
+// checkEncoded: the wire form sent for e (spliced from the stored form) is the event of type typ with
+// e.Object, resourceVersion included.
+func checkEncoded(t *testing.T, res *api.Resource, e *storage.Event, typ string) {
+	t.Helper()
+	data, err := e.Encoded(res, typ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got corev1.PodWatchEvent
+	if err := proto.Unmarshal(data, &got); err != nil {
+		t.Fatalf("wire form of %s %s: %v", typ, e.Key, err)
+	}
+	want, err := storage.EncodeWatchEvent(res, typ, e.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w corev1.PodWatchEvent
+	if err := proto.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if !proto.Equal(&got, &w) || got.GetObject().GetMetadata().GetResourceVersion() == "" {
+		t.Errorf("wire form of %s %s = %v, want %v", typ, e.Key, &got, &w)
 	}
 }
 
