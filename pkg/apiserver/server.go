@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -193,6 +194,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 	s.grpc = grpc.NewServer(
 		grpc.ForceServerCodec(rawCodec{}),
+		// Requests run on a pool of goroutines whose stacks have already grown, instead of a new
+		// goroutine per request growing its stack again (runtime.newstack was ~7% of the write path).
+		grpc.NumStreamWorkers(uint32(4*runtime.GOMAXPROCS(0))),
 		grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(1<<30),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
