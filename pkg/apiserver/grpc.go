@@ -56,17 +56,14 @@ func (s *Server) serviceDesc(r *api.Resource) *grpc.ServiceDesc {
 		return rest().Get(ctx, in.(*metav1.GetRequest))
 	})
 	add("List", func() proto.Message { return &metav1.ListOptions{} }, func(ctx context.Context, in proto.Message) (any, error) {
-		opts := in.(*metav1.ListOptions)
-		if data, ok, err := rest().ListEncoded(ctx, opts, indexField(r)); err != nil {
-			return nil, err
-		} else if ok {
-			return rawMessage(data), nil
-		}
-		items, lm, err := rest().List(ctx, opts, indexField(r))
+		res, err := rest().List(ctx, in.(*metav1.ListOptions), indexField(r))
 		if err != nil {
 			return nil, err
 		}
-		return buildList(r, items, lm), nil
+		if res.Encoded != nil {
+			return rawMessage(res.Encoded), nil
+		}
+		return buildList(r, res.Items, res.Meta), nil
 	})
 	add("Update", obj, func(ctx context.Context, in proto.Message) (any, error) {
 		if r == api.Services {

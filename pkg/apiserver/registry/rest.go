@@ -360,42 +360,39 @@ func (r *REST) Predicate(opts *metav1.ListOptions, indexField string) (*storage.
 	return p, nil
 }
 
-// List returns the selected objects. Without limit/continue it is served from the watch cache: with
-// resourceVersion "0" at once, otherwise after the cache has caught up with etcd's current revision
-// (a consistent read). Pages (limit/continue) are read from etcd at the first page's revision.
-func (r *REST) List(ctx context.Context, opts *metav1.ListOptions, indexField string) ([]api.Object, *metav1.ListMeta, error) {
-	p, err := r.Predicate(opts, indexField)
-	if err != nil {
-		return nil, nil, err
-	}
-	if opts.GetLimit() > 0 || opts.GetContinue() != "" {
-		return r.listPaged(ctx, opts, p)
-	}
-	if fromEtcd, err := r.waitCache(ctx, opts); err != nil {
-		return nil, nil, err
-	} else if fromEtcd {
-		return r.listFromEtcd(ctx, p)
-	}
-	items, rev := r.Cache.Snapshot(p)
-	return items, &metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}, nil
+// ListResult is a List's answer: Encoded, the <Kind>List's wire form spliced from the watch cache's
+// stored objects, when the cache could serve it without decoding; otherwise Items and Meta.
+type ListResult struct {
+	Items   []api.Object
+	Meta    *metav1.ListMeta
+	Encoded []byte
 }
 
-// ListEncoded serves a List in its wire form, spliced from the watch cache's stored objects without
-// decoding them, when it can: no limit/continue, the cache caught up, and a selection the cache decides
-// alone (everything, a namespace, spec.nodeName). ok is false when the caller must use List.
-func (r *REST) ListEncoded(ctx context.Context, opts *metav1.ListOptions, indexField string) (data []byte, ok bool, err error) {
-	if opts.GetLimit() > 0 || opts.GetContinue() != "" {
-		return nil, false, nil
-	}
+// List returns the selected objects. Without limit/continue it is served from the watch cache: with
+// resourceVersion "0" at once, otherwise after the cache has caught up with etcd's current revision
+// (a consistent read); a selection the cache decides alone (everything, a namespace, spec.nodeName) comes
+// back Encoded, with no object decoded. Pages (limit/continue) are read from etcd at the first page's
+// revision.
+func (r *REST) List(ctx context.Context, opts *metav1.ListOptions, indexField string) (*ListResult, error) {
 	p, err := r.Predicate(opts, indexField)
-	if err != nil || !r.Cache.Encodable(p) {
-		return nil, false, err
+	if err != nil {
+		return nil, err
 	}
-	if fromEtcd, err := r.waitCache(ctx, opts); err != nil || fromEtcd {
-		return nil, false, err
+	if opts.GetLimit() > 0 || opts.GetContinue() != "" {
+		items, lm, err := r.listPaged(ctx, opts, p)
+		return &ListResult{Items: items, Meta: lm}, err
 	}
-	data, _, ok = r.Cache.EncodedList(p)
-	return data, ok, nil
+	if fromEtcd, err := r.waitCache(ctx, opts); err != nil {
+		return nil, err
+	} else if fromEtcd {
+		items, lm, err := r.listFromEtcd(ctx, p)
+		return &ListResult{Items: items, Meta: lm}, err
+	}
+	if data, _, ok := r.Cache.EncodedList(p); ok {
+		return &ListResult{Encoded: data}, nil
+	}
+	items, rev := r.Cache.Snapshot(p)
+	return &ListResult{Items: items, Meta: &metav1.ListMeta{ResourceVersion: strconv.FormatInt(rev, 10)}}, nil
 }
 
 // waitCache waits until the watch cache is fresh enough for opts' resourceVersion ("0": at once; "": etcd's

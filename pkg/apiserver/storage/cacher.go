@@ -517,7 +517,7 @@ func (c *Cacher) Snapshot(p *Predicate) ([]api.Object, int64) {
 // value alone); ok is false otherwise. Each item is the stored encoding followed by a second
 // metadata field holding only resourceVersion, which protobuf merges into the first.
 func (c *Cacher) EncodedList(p *Predicate) (data []byte, rev int64, ok bool) {
-	if !c.Encodable(p) {
+	if !c.encodable(p) {
 		return nil, 0, false
 	}
 	c.mu.RLock()
@@ -537,8 +537,8 @@ func (c *Cacher) EncodedList(p *Predicate) (data []byte, rev int64, ok bool) {
 	return data, rev, true
 }
 
-// Encodable says whether EncodedList can serve p.
-func (c *Cacher) Encodable(p *Predicate) bool {
+// encodable says whether EncodedList can serve p.
+func (c *Cacher) encodable(p *Predicate) bool {
 	return p.Matches == nil || (p.IndexOnly && p.HasIndex && c.cfg.IndexFunc != nil)
 }
 
