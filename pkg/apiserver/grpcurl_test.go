@@ -63,6 +63,23 @@ func TestGrpcurlExploration(t *testing.T) {
 	if got := run([]string{"-d", `{"namespace":"default","name":"from-grpcurl"}`}, "coxswain.core.v1.ConfigMapService/Get"); !strings.Contains(got, `"k": "v"`) {
 		t.Fatalf("get answered:\n%s", got)
 	}
+	// A list spliced from the watch cache's stored bytes (each item followed by a metadata field with only
+	// resourceVersion) decodes, through reflection, to whole items with their resourceVersion.
+	listed := run([]string{"-d", `{"namespace":"default"}`}, "coxswain.core.v1.ConfigMapService/List")
+	var cms struct {
+		Metadata struct{ ResourceVersion string }
+		Items    []struct {
+			Metadata struct{ Name, UID, ResourceVersion string }
+			Data     map[string]string
+		}
+	}
+	if err := json.Unmarshal([]byte(listed), &cms); err != nil || cms.Metadata.ResourceVersion == "" || len(cms.Items) != 1 {
+		t.Fatalf("list answered %q (%v)", listed, err)
+	}
+	if it := cms.Items[0]; it.Metadata.Name != "from-grpcurl" || it.Metadata.UID != obj.Metadata.UID ||
+		it.Metadata.ResourceVersion != obj.Metadata.ResourceVersion || it.Data["k"] != "v" {
+		t.Fatalf("listed item %+v, want the created %+v with data k=v", it, obj.Metadata)
+	}
 	if h := run(nil, "grpc.health.v1.Health/Check"); !strings.Contains(h, "SERVING") {
 		t.Fatalf("health: %s", h)
 	}
