@@ -845,10 +845,6 @@ func (c *Cacher) Get(key string) (api.Object, bool) {
 	if !ok {
 		return nil, false
 	}
-	o, err := c.store.decode(e.raw, e.rev)
-	if err != nil {
-		c.log.Error("watch cache could not decode an object", "key", key, "err", err)
-		return nil, false
-	}
-	return o, true
+	o := c.decodeMatching(keyedEntry{key, e}, &Predicate{})
+	return o, o != nil
 }
